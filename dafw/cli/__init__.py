@@ -1,0 +1,5 @@
+"""The `dafw` command line."""
+
+from dafw.cli.app import main, run
+
+__all__ = ["main", "run"]

@@ -1,0 +1,1 @@
+"""First-party dafw plugins: backbones, relational modules, aligners and datasets."""
