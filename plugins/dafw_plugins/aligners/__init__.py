@@ -1,0 +1,1 @@
+"""Domain aligners: adversarial (gradient reversal), CORAL and multi-kernel MMD."""
