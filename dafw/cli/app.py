@@ -22,6 +22,11 @@ LAZY_COMMANDS: dict[str, str] = {
     "list-plugins": "dafw.cli.plugins_cmd:list_plugins",
     "show-plugin": "dafw.cli.plugins_cmd:show_plugin",
     "validate": "dafw.cli.validate_cmd:validate",
+    "data": "dafw.cli.data_cmd:data",
+    "run": "dafw.cli.run_cmd:run",
+    "eval": "dafw.cli.eval_cmd:evaluate",
+    "predict": "dafw.cli.predict_cmd:predict",
+    "audit": "dafw.cli.audit_cmd:audit",
 }
 
 stdout = Console(highlight=False, soft_wrap=True)
