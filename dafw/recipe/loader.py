@@ -150,8 +150,19 @@ def _mark_overrides(
 
 
 def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
-    """Return the recipe as plain TOML-ready data, leaving out unset optional values."""
-    return recipe.model_dump(mode="json", exclude_none=True)
+    """Return the recipe as plain TOML-ready data, leaving out unset optional values.
+
+    TOML has no null, so None is dropped inside plugin parameter tables too.
+    """
+    return _drop_none(recipe.model_dump(mode="json", exclude_none=True))
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _drop_none(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_drop_none(item) for item in value]
+    return value
 
 
 __all__ = ["DATA_ROOT_ENV", "format_path", "load_recipe", "recipe_to_dict", "resolve_data_root"]
