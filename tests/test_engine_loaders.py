@@ -109,3 +109,14 @@ def test_eval_batches_cover_each_item_once():
     assert shuffled == shuffled_batches(10, 4, seed=0)
     assert shuffled != shuffled_batches(10, 4, seed=1)
     assert in_order_batches(5, 2) == [[0, 1], [2, 3], [4]]
+
+
+def test_sort_keys_order_each_batch():
+    labels = [3, 1, 2, 0, 1, 3, 0, 2, 2, 1]
+    plain = CycleBatchSampler(10, 4, seed=5)
+    by_label = CycleBatchSampler(10, 4, seed=5, sort_keys=labels)
+
+    for shuffled, ordered in zip(plain.cycle_batches(0), by_label.cycle_batches(0)):
+        assert sorted(shuffled) == sorted(ordered)
+        keys = [labels[index] for index, _ in ordered]
+        assert keys == sorted(keys)

@@ -54,6 +54,9 @@ class CycleBatchSampler(Sampler[list[Item]]):
         rank (int): This process's rank. Defaults to 0.
         world_size (int): Number of processes. Defaults to 1.
         name (str): Name of the data in errors, such as ``target jaffe (split train)``.
+        sort_keys (Sequence[int] | None): One key per item, such as its label. When given,
+            the items inside each batch are ordered by key, so that a ring graph over the
+            batch links mostly items with equal keys. Defaults to None: batches stay shuffled.
 
     Raises:
         TrainingError: The dataset cannot fill one batch on every rank.
@@ -67,7 +70,11 @@ class CycleBatchSampler(Sampler[list[Item]]):
         rank: int = 0,
         world_size: int = 1,
         name: str = "dataset",
+        sort_keys: Sequence[int] | None = None,
     ) -> None:
+        if sort_keys is not None and len(sort_keys) != size:
+            raise ValueError(f"sort_keys has {len(sort_keys)} entries for {size} items")
+        self.sort_keys = sort_keys
         self.size = size
         self.batch_size = batch_size
         self.seed = seed
@@ -90,9 +97,15 @@ class CycleBatchSampler(Sampler[list[Item]]):
         positions = np.arange(self.rank, self.size, self.world_size)
         positions = positions[: self.batches_per_cycle * self.batch_size]
         items = [(int(order[p]), int(seeds[p])) for p in positions]
-        return [
+        batches = [
             items[i : i + self.batch_size] for i in range(0, len(items), self.batch_size)
         ]
+        if self.sort_keys is not None:
+            keys = self.sort_keys
+            batches = [
+                sorted(batch, key=lambda item: (keys[item[0]], item[0])) for batch in batches
+            ]
+        return batches
 
     def __iter__(self) -> Iterator[list[Item]]:
         yield from self.cycle_batches(self.cycle)[self.start_batch :]
@@ -160,6 +173,7 @@ def build_cycling_loader(
     world_size: int = 1,
     pin_memory: bool = False,
     name: str = "dataset",
+    sort_keys: Sequence[int] | None = None,
 ) -> CyclingLoader:
     """Build the endless training loader of one domain.
 
@@ -172,8 +186,12 @@ def build_cycling_loader(
         world_size (int): Number of processes. Defaults to 1.
         pin_memory (bool): Pin batches for faster copies to a GPU. Defaults to False.
         name (str): Name of the data in errors. Defaults to ``"dataset"``.
+        sort_keys (Sequence[int] | None): Keys that order the items inside each batch, see
+            ``CycleBatchSampler``. Defaults to None.
     """
-    sampler = CycleBatchSampler(len(dataset), batch_size, seed, rank, world_size, name)  # type: ignore[arg-type]
+    sampler = CycleBatchSampler(
+        len(dataset), batch_size, seed, rank, world_size, name, sort_keys  # type: ignore[arg-type]
+    )
     loader = DataLoader(
         SeededItems(dataset),
         batch_sampler=sampler,

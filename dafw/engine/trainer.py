@@ -186,10 +186,13 @@ class PairTrainer:
             "world_size": self.context.world_size,
             "pin_memory": self.precision.device.type == "cuda",
         }
+        source_train = self.data.source_train()
+        class_sorted = recipe.train.batch_order == "class_sorted"
         source = build_cycling_loader(
-            self.data.source_train(),
+            source_train,
             seed=derive_seed(recipe.seed, "source"),
             name=f"source {recipe.data.source.type} (split {recipe.data.source.split})",
+            sort_keys=list(source_train.labels) if class_sorted else None,
             **common,
         )
         adaptation = build_cycling_loader(

@@ -174,6 +174,11 @@ class TrainSection(StrictModel):
     evaluate_every_epoch: bool = Field(
         False, description="score every epoch's model, for model-selection audits"
     )
+    batch_order: Literal["shuffled", "class_sorted"] = Field(
+        "shuffled",
+        description="order inside each source batch; class_sorted sorts by label, so a ring "
+        "graph links mostly same-class images (a protocol study, not a training method)",
+    )
 
     @model_validator(mode="after")
     def _check_epoch_length(self) -> TrainSection:
