@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dafw.audit.selection import epoch_scores, mean_entropy, select_epochs
+from dafw.audit.selection import epoch_scores, select_epochs
+from dafw.engine.metrics import mean_entropy
 
 
 def record(

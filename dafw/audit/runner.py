@@ -28,12 +28,13 @@ from dafw.audit.inputs import FinishedRun, TargetRun, load_model, open_run
 from dafw.audit.labels import check_adaptation_set
 from dafw.audit.overlap import SplitHashes, compare_splits, hash_split
 from dafw.audit.sanity import DEFAULT_TOLERANCE, check_metrics
-from dafw.audit.selection import EpochScores, epoch_scores, mean_entropy, select_epochs
+from dafw.audit.selection import EpochScores, epoch_scores, select_epochs
 from dafw.data import DatasetReader, LabelledDataset
 from dafw.data.progress import rich_progress
 from dafw.engine.device import Precision, resolve_precision
 from dafw.engine.domains import RunData
 from dafw.engine.evaluation import Predictions, predict
+from dafw.engine.metrics import mean_entropy
 from dafw.errors import DafwError
 from dafw.plugins import PluginSet
 

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 
 # Suffix of the aligner scalar with the domain classifier's accuracy on training batches.
 DOMAIN_ACCURACY_SUFFIX = "/domain_accuracy"
@@ -34,12 +33,6 @@ class EpochScores:
     source_val_accuracy: float | None = None
     target_entropy: float | None = None
     domain_accuracy: float | None = None
-
-
-def mean_entropy(probabilities: np.ndarray) -> float:
-    """Return the mean Shannon entropy, in nats, of the rows of ``(N, C)`` probabilities."""
-    values = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-12, 1.0)
-    return float(-(values * np.log(values)).sum(axis=1).mean())
 
 
 def domain_accuracy_key(record: dict[str, Any]) -> str | None:

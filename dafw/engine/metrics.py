@@ -152,3 +152,9 @@ def mean_over_targets(per_target: list[dict[str, float | None]]) -> dict[str, fl
         values = [scores[name] for scores in per_target if scores.get(name) is not None]
         means[name] = float(np.mean(values)) if values else None
     return means
+
+
+def mean_entropy(probabilities: np.ndarray) -> float:
+    """Return the mean Shannon entropy, in nats, of the rows of ``(N, C)`` probabilities."""
+    values = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-12, 1.0)
+    return float(-(values * np.log(values)).sum(axis=1).mean())

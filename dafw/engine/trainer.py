@@ -23,7 +23,7 @@ from dafw.engine.domains import RunData
 from dafw.engine.errors import NonFiniteLossError, ResumeError
 from dafw.engine.evaluation import predict, score
 from dafw.engine.loaders import CyclingLoader, build_cycling_loader
-from dafw.engine.metrics import summary
+from dafw.engine.metrics import mean_entropy, summary
 from dafw.engine.objective import AdaptationObjective, build_objective
 from dafw.engine.optim import build_optimizer, clip_gradients
 from dafw.engine.progress import TrainProgress
@@ -405,7 +405,8 @@ class PairTrainer:
             # The final scoring warns about absent classes, once per mode.
             context = f"target {self.pair.target}, {mode} mode"
             metrics = score(predictions, self.data.classes, context, warn=False)
-            scores["target"][mode] = summary(metrics)
+            entropy = mean_entropy(predictions.probabilities)
+            scores["target"][mode] = {**summary(metrics), "mean_entropy": entropy}
         validation = self.data.source_val()
         if validation is not None:
             predictions = predict(
