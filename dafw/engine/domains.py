@@ -16,8 +16,8 @@ from dafw.data import (
     DecodeCache,
     LabelledDataset,
     UnlabelledDataset,
-    build_transforms,
     check_same_classes,
+    transforms_from_config,
 )
 from dafw.data.progress import rich_progress
 from dafw.recipe.schema import DatasetSpec, Recipe, TargetSpec, TransformSection
@@ -34,15 +34,7 @@ def build_reader(spec: DatasetSpec, registries: Registries) -> DatasetReader:
 
 def recipe_transforms(section: TransformSection, train: bool) -> Callable[[Any], Any]:
     """Build the training (augmenting) or eval pipeline of a recipe's transforms table."""
-    return build_transforms(
-        size=section.size,
-        hflip=section.hflip,
-        brightness=section.brightness,
-        mean=section.mean,
-        std=section.std,
-        channels=section.channels,
-        train=train,
-    )
+    return transforms_from_config(section.model_dump(), train=train)
 
 
 @dataclass
