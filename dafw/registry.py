@@ -15,7 +15,7 @@ from dafw.errors import DafwError
 
 @dataclass(frozen=True)
 class Origin:
-    """Where a registry entry comes from.
+    """Provenance of a registry entry: its plugin and distribution.
 
     Attributes:
         plugin (str): Entry-point name of the plugin that registered the entry.

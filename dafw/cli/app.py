@@ -78,7 +78,12 @@ class DafwGroup(click.Group):
 
 def configure_logging(verbose: int) -> None:
     """Send the `dafw` logger to stderr through rich, at WARNING or more detailed."""
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    if verbose == 0:
+        level = logging.WARNING
+    elif verbose == 1:
+        level = logging.INFO
+    else:
+        level = logging.DEBUG
     handler = RichHandler(console=stderr, show_path=False, show_time=False)
     logger.handlers[:] = [handler]
     logger.setLevel(level)

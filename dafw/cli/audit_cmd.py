@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from dafw.cli.app import state, stderr, stdout
+from dafw.cli.options import overrides_option
 
 # Copies of dafw.audit.CHECKS and the default Hamming distance, so that `dafw audit --help`
 # does not import torch; a test keeps them equal.
@@ -103,13 +104,9 @@ def _batch_sizes(
     is_flag=True,
     help="Do not score kept epoch checkpoints to compute the target-entropy selection rule.",
 )
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="KEY.PATH=VALUE",
-    help="Override one field of the stored recipe, for example a dataset root that moved: "
-    "--set 'data.targets[0].root=\"/data/jaffe\"'. Repeatable.",
+@overrides_option(
+    "Override one field of the stored recipe, for example a dataset root that moved: "
+    "--set 'data.targets[0].root=\"/data/jaffe\"'. Repeatable."
 )
 @click.option(
     "--fail-on-flag", is_flag=True, help=f"Exit with status {EXIT_FLAGGED} when any flag is raised."

@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from dafw.cli.options import data_root_option
 from dafw.data.check import CheckTarget, DatasetCheck, DuplicateSummary, check_datasets
 from dafw.data.progress import rich_progress
 from dafw.errors import DafwError
@@ -39,13 +40,7 @@ def data() -> None:
     help="Dataset parameter of --dataset; VALUE is read as JSON when it parses, else as text. "
     "Repeatable.",
 )
-@click.option(
-    "--data-root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Folder that the relative dataset roots of RECIPE resolve against. Defaults to "
-    "$DAFW_DATA_ROOT, then ./data.",
-)
+@data_root_option("the relative dataset roots of RECIPE")
 @click.option("--json", "as_json", is_flag=True, help="Write the results as JSON to stdout.")
 @click.option(
     "--no-decode",

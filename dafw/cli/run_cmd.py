@@ -8,26 +8,17 @@ from pathlib import Path
 import click
 
 from dafw.cli.app import state, stderr, stdout
-from dafw.recipe import DATA_ROOT_ENV, load_recipe
+from dafw.cli.options import data_root_option, overrides_option
+from dafw.recipe import load_recipe
 
 
 @click.command("run")
 @click.argument("recipe", type=click.Path(path_type=Path), required=False)
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="KEY.PATH=VALUE",
-    help="Override one recipe field, for example --set train.epochs=2; VALUE is read as "
-    "TOML. Repeatable. Not allowed with --resume.",
+@overrides_option(
+    "Override one recipe field, for example --set train.epochs=2; VALUE is read as "
+    "TOML. Repeatable. Not allowed with --resume."
 )
-@click.option(
-    "--data-root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help=f"Folder that relative dataset paths resolve against. Defaults to ${DATA_ROOT_ENV}, "
-    "then ./data.",
-)
+@data_root_option()
 @click.option(
     "--resume",
     type=click.Path(file_okay=False, exists=True, path_type=Path),

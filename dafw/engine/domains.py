@@ -19,7 +19,9 @@ from dafw.data import (
     check_same_classes,
     transforms_from_config,
 )
+from dafw.data.factory import open_reader
 from dafw.data.progress import rich_progress
+from dafw.plugins import PluginSet
 from dafw.recipe.schema import DatasetSpec, Recipe, TargetSpec, TransformSection
 from dafw.registry import Registries
 
@@ -28,8 +30,7 @@ logger = logging.getLogger("dafw")
 
 def build_reader(spec: DatasetSpec, registries: Registries) -> DatasetReader:
     """Build the dataset reader that ``spec`` names, reading ``spec.root``."""
-    entry = registries["dataset"].get(spec.type)
-    return entry.factory(entry.params.model_validate(spec.params), Path(spec.root))
+    return open_reader(spec.type, spec.root, spec.params, plugins=PluginSet(registries=registries))
 
 
 def recipe_transforms(section: TransformSection, train: bool) -> Callable[[Any], Any]:

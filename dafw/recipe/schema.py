@@ -188,7 +188,7 @@ class TrainSection(StrictModel):
 
 
 class EvalSection(StrictModel):
-    """How target test splits are scored."""
+    """Scoring settings of the target test splits."""
 
     mode: Literal["batch", "single"] = Field(
         "batch",

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from dafw.recipe.errors import RecipeIssue
 
 # Pydantic adds the name of a union member (such as "int" or "literal['a','b']") to the
-# location of errors raised inside that member; such parts are not recipe keys.
+# location of errors raised inside that member. Such parts are not recipe keys.
 _KEY_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _UNION_TAGS = {"int", "float", "str", "bool", "list", "dict", "none", "tuple"}
 
